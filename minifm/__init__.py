@@ -1,0 +1,1 @@
+"""minifm: foundation models built from scratch in NumPy, to learn from."""
