@@ -110,15 +110,7 @@ class Tensor:
     def zero_grad(self):
         self.grad = None
 
-    # ---- graph building ---------------------------------------------------------
-    def _make(self, data: np.ndarray, parents: tuple, backward) -> "Tensor":
-        """Wrap an op's output; record the graph only if some input needs a gradient."""
-        needs_grad = _grad_enabled and any(p.requires_grad for p in parents)
-        out = Tensor(data, requires_grad=needs_grad, _parents=parents if needs_grad else ())
-        if needs_grad:
-            out._backward = backward
-        return out
-
+    # ---- the backward pass ------------------------------------------------------
     def _accumulate(self, grad: np.ndarray):
         """Add one contribution to this tensor's gradient (see the module docstring)."""
         if not self.requires_grad:
@@ -171,13 +163,13 @@ class Tensor:
             ga, gb = unbroadcast(g, a.shape), unbroadcast(g, b.shape)
             a._accumulate(ga)
             b._accumulate(gb.copy() if gb is ga else gb)  # never hand one array to two tensors
-        return self._make(a.data + b.data, (a, b), backward)
+        return make_op(a.data + b.data, (a, b), backward)
 
     def __neg__(self):
         # d(-a)/da = -1
         def backward(g):
             self._accumulate(-g)
-        return self._make(-self.data, (self,), backward)
+        return make_op(-self.data, (self,), backward)
 
     def __sub__(self, other):
         return self + (-_wrap(other, self.dtype))
@@ -191,7 +183,7 @@ class Tensor:
                 a._accumulate(unbroadcast(g * b.data, a.shape))
             if b.requires_grad:
                 b._accumulate(unbroadcast(g * a.data, b.shape))
-        return self._make(a.data * b.data, (a, b), backward)
+        return make_op(a.data * b.data, (a, b), backward)
 
     def __truediv__(self, other):
         a, b = self, _wrap(other, self.dtype)
@@ -202,7 +194,7 @@ class Tensor:
                 a._accumulate(unbroadcast(g / b.data, a.shape))
             if b.requires_grad:
                 b._accumulate(unbroadcast(-g * a.data / (b.data * b.data), b.shape))
-        return self._make(a.data / b.data, (a, b), backward)
+        return make_op(a.data / b.data, (a, b), backward)
 
     def __pow__(self, p):
         if not isinstance(p, (int, float)):
@@ -213,7 +205,7 @@ class Tensor:
         # d(x^p)/dx = p x^(p-1)
         def backward(g):
             self._accumulate(g * (2.0 * x if p == 2 else p * np.power(x, p - 1)))
-        return self._make(out, (self,), backward)
+        return make_op(out, (self,), backward)
 
     __radd__ = __add__
     __rmul__ = __mul__
@@ -252,7 +244,7 @@ class Tensor:
                 else:
                     gB = unbroadcast(np.swapaxes(A2, -1, -2) @ G, B2.shape)
                 b._accumulate(gB.reshape(B.shape))
-        return self._make(a.data @ b.data, (a, b), backward)
+        return make_op(a.data @ b.data, (a, b), backward)
 
     def __rmatmul__(self, other):
         return _wrap(other, self.dtype) @ self
@@ -264,7 +256,7 @@ class Tensor:
             if axis is not None and not keepdims:
                 g = np.expand_dims(g, axis)
             self._accumulate(np.broadcast_to(g, self.shape))
-        return self._make(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward)
+        return make_op(self.data.sum(axis=axis, keepdims=keepdims), (self,), backward)
 
     def mean(self, axis=None, keepdims: bool = False):
         axes = range(self.ndim) if axis is None else np.atleast_1d(axis)
@@ -280,7 +272,7 @@ class Tensor:
             winners = self.data == out
             self._accumulate(g * winners / winners.sum(axis=axis, keepdims=True))
         result = out if keepdims else (out.reshape(()) if axis is None else np.squeeze(out, axis))
-        return self._make(result, (self,), backward)
+        return make_op(result, (self,), backward)
 
     # ---- shape ------------------------------------------------------------------
     def reshape(self, *shape):
@@ -288,7 +280,7 @@ class Tensor:
 
         def backward(g):
             self._accumulate(g.reshape(self.shape))
-        return self._make(self.data.reshape(shape), (self,), backward)
+        return make_op(self.data.reshape(shape), (self,), backward)
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -297,7 +289,7 @@ class Tensor:
 
         def backward(g):
             self._accumulate(g.transpose(inverse))
-        return self._make(self.data.transpose(axes), (self,), backward)
+        return make_op(self.data.transpose(axes), (self,), backward)
 
     def __getitem__(self, index):
         index = _index_arrays(index)
@@ -311,7 +303,7 @@ class Tensor:
             else:
                 np.add.at(grad, index, g)
             self._accumulate(grad)
-        return self._make(self.data[index], (self,), backward)
+        return make_op(self.data[index], (self,), backward)
 
     # ---- elementwise functions --------------------------------------------------
     def exp(self):
@@ -320,7 +312,7 @@ class Tensor:
         # d(e^x)/dx = e^x
         def backward(g):
             self._accumulate(g * out)
-        return self._make(out, (self,), backward)
+        return make_op(out, (self,), backward)
 
     def log(self):
         if np.any(self.data < 0):
@@ -329,7 +321,7 @@ class Tensor:
         # d(log x)/dx = 1/x
         def backward(g):
             self._accumulate(g / self.data)
-        return self._make(np.log(self.data), (self,), backward)
+        return make_op(np.log(self.data), (self,), backward)
 
     def sqrt(self):
         if np.any(self.data < 0):
@@ -339,7 +331,7 @@ class Tensor:
         # d(sqrt x)/dx = 1 / (2 sqrt x)
         def backward(g):
             self._accumulate(g * 0.5 / out)
-        return self._make(out, (self,), backward)
+        return make_op(out, (self,), backward)
 
     def tanh(self):
         out = np.tanh(self.data)
@@ -347,7 +339,7 @@ class Tensor:
         # d(tanh x)/dx = 1 - tanh(x)^2
         def backward(g):
             self._accumulate(g * (1.0 - out * out))
-        return self._make(out, (self,), backward)
+        return make_op(out, (self,), backward)
 
     def clip(self, low=None, high=None):
         out = np.clip(self.data, low, high)
@@ -355,13 +347,26 @@ class Tensor:
         # d(clip x)/dx = 1 inside [low, high], 0 where the value was clipped
         def backward(g):
             self._accumulate(g * (out == self.data))
-        return self._make(out, (self,), backward)
+        return make_op(out, (self,), backward)
 
     def astype(self, dtype):
         """A copy in another float dtype; gradients flow back cast to the original."""
         def backward(g):
             self._accumulate(g.astype(self.dtype))
-        return self._make(self.data.astype(dtype), (self,), backward)
+        return make_op(self.data.astype(dtype), (self,), backward)
+
+
+def make_op(data: np.ndarray, parents: tuple, backward) -> Tensor:
+    """Wrap an op's output; record the graph only if some input needs a gradient.
+
+    `backward(g)` receives the gradient of the loss with respect to the output and
+    must `_accumulate` the gradient of each parent that requires one.
+    """
+    needs_grad = _grad_enabled and any(p.requires_grad for p in parents)
+    out = Tensor(data, requires_grad=needs_grad, _parents=parents if needs_grad else ())
+    if needs_grad:
+        out._backward = backward
+    return out
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
