@@ -10,3 +10,4 @@ __all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "gradcheck"]
 __version__ = "0.1.0"
 
 from . import functional, nn  # noqa: E402  (after the engine they build on)
+from . import io, optim  # noqa: E402
