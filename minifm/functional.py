@@ -352,6 +352,7 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, *, 
     kt = np.swapaxes(k.data, -1, -2)
     scores = (q.data @ kt) * scale  # (..., Tq, Tk)
     if bias is not None:
+        _check_broadcast(bias.shape, scores.shape, "attention bias vs scores (..., Tq, Tk)")
         scores = scores + bias.data
     if mask is not None:
         mask = _bool_mask(mask)
@@ -366,8 +367,8 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, *, 
     if dropout_p > 0.0:
         if rng is None:
             raise ValueError("attention dropout needs rng=np.random.Generator")
-        keep = (rng.random(probs.shape, dtype=np.float32) >= dropout_p) * (1.0 / (1.0 - dropout_p))
-        weights = probs * keep.astype(probs.dtype)
+        keep = (rng.random(probs.shape, dtype=np.float32) >= dropout_p).astype(probs.dtype) * (1.0 / (1.0 - dropout_p))
+        weights = probs * keep
     out = weights @ v.data  # (..., Tq, Dv)
     parents = tuple(t for t in (q, k, v, bias) if t is not None)
 

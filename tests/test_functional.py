@@ -62,6 +62,13 @@ def test_function_gradients(name, fn, shapes):
     assert mf.gradcheck(fn, [rand(*s, seed=i) for i, s in enumerate(shapes)])
 
 
+def test_attention_dropout_keeps_float32():
+    q, k, v = (mf.Tensor(np.ones((2, 3, 4), dtype=np.float32), requires_grad=True) for _ in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5, rng=np.random.default_rng(0))
+    out.sum().backward()
+    assert out.dtype == np.float32 and q.grad.dtype == np.float32
+
+
 def test_attention_dropout_gradient_with_a_fixed_mask():
     q, k, v = rand(2, 4, 3), rand(2, 5, 3, seed=1), rand(2, 5, 2, seed=2)
     # the same seed each call: the same dropout mask, so the function is deterministic
@@ -183,6 +190,8 @@ BAD_INPUTS = [
                                                           np.ones((3, 3), bool)), ValueError, "broadcast"),
     ("attention shapes", lambda: F.scaled_dot_product_attention(rand(2, 3), rand(2, 4), rand(2, 3)),
      ValueError, "q"),
+    ("bias shape", lambda: F.scaled_dot_product_attention(rand(2, 3, 3), rand(2, 3, 3), rand(2, 3, 3),
+                                                          bias=rand(1, 2, 5)), ValueError, "bias"),
     ("gelu form", lambda: F.gelu(rand(2), approximate="fast"), ValueError, "none"),
     ("temperature", lambda: F.distillation_loss(rand(2, 3), np.zeros((2, 3)), 0.0), ValueError, "positive"),
     ("clip shapes", lambda: F.clip_loss(rand(3, 2), rand(4, 2), 1.0), ValueError, "equal shape"),
