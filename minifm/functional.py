@@ -32,7 +32,7 @@ from .tensor import Tensor, as_array, make_op, unbroadcast
 def _tensor(x, name: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (np.ndarray, float, int, list)):
+    if isinstance(x, (np.ndarray, np.generic, float, int, list)):
         return Tensor(np.asarray(x))
     raise TypeError(f"{name} must be a Tensor or an array, got {type(x).__name__}")
 
@@ -64,6 +64,7 @@ def _check_broadcast(shape_a, shape_b, what: str):
 
 
 def relu(x: Tensor) -> Tensor:
+    x = _tensor(x, "relu input")
     # d relu(x)/dx = 1 where x > 0, else 0
     def backward(g):
         x._accumulate(g * (x.data > 0))
@@ -71,6 +72,7 @@ def relu(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    x = _tensor(x, "sigmoid input")
     out = 0.5 * (1.0 + np.tanh(0.5 * x.data))  # = 1 / (1 + e^-x), without overflow
 
     # d sigmoid(x)/dx = s(1 - s)
@@ -80,7 +82,7 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
+    return _tensor(x, "tanh input").tanh()
 
 
 # erf(x) as two rational approximations (the coefficients are Cephes' ndtr.c):
@@ -132,6 +134,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     approximate="none": exact, 0.5 x (1 + erf(x / sqrt 2)).
     approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's form.
     """
+    x = _tensor(x, "gelu input")
     xd = x.data
     if approximate == "none":
         cdf = 0.5 * (1.0 + erf(xd * _SQRT_HALF))
@@ -167,6 +170,7 @@ def _softmax_array(z: np.ndarray, axis: int) -> np.ndarray:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    x = _tensor(x, "softmax input")
     out = _softmax_array(x.data, axis)
 
     # dy_i/dx_j = y_i (delta_ij - y_j)  =>  dx = y * (g - sum(g * y))
@@ -176,6 +180,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    x = _tensor(x, "log_softmax input")
     shifted = x.data - x.data.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -192,6 +197,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    x, weight = _tensor(x, "linear input"), _tensor(weight, "linear weight")
+    bias = None if bias is None else _tensor(bias, "linear bias")
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
                          f"{weight.shape} expects {weight.shape[1]}")
@@ -231,6 +238,7 @@ def embedding(ids, weight: Tensor) -> Tensor:
 
 def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
     """Normalise the last axis to zero mean and unit variance, then scale and shift."""
+    x = _tensor(x, "layer_norm input")
     if weight is not None and weight.shape != x.shape[-1:]:
         raise ValueError(f"layer_norm: weight shape {weight.shape} does not match the last axis of {x.shape}")
     mean = x.data.mean(axis=-1, keepdims=True)
@@ -259,6 +267,7 @@ def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
 
 def rms_norm(x: Tensor, weight: Tensor | None, eps: float = 1e-6) -> Tensor:
     """T5's norm: x / sqrt(mean(x^2) + eps) * w. No mean subtraction, no bias."""
+    x = _tensor(x, "rms_norm input")
     rstd = 1.0 / np.sqrt((x.data * x.data).mean(axis=-1, keepdims=True) + eps)
     xhat = x.data * rstd
     parents = (x,) if weight is None else (x, weight)
@@ -277,6 +286,7 @@ def dropout(x: Tensor, p: float, training: bool = True, rng: np.random.Generator
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    x = _tensor(x, "dropout input")
     if not training or p == 0.0:
         return x
     if rng is None:
@@ -345,6 +355,8 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, *, 
     nothing gets zero weights (and a zero output), not NaN. With return_weights=True
     the attention probabilities come back too, as a plain array for plotting.
     """
+    q, k, v = _tensor(q, "attention q"), _tensor(k, "attention k"), _tensor(v, "attention v")
+    bias = None if bias is None else _tensor(bias, "attention bias")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention: q {q.shape}, k {k.shape}, v {v.shape} must be (..., Tq, D), "
                          f"(..., Tk, D), (..., Tk, Dv)")
@@ -403,6 +415,7 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int = -100, reduction: 
     loss (padding, unmasked tokens). If every target is ignored the loss is 0.
     reduction: "mean" (default), "sum", or "none" (per-target losses, 0 where ignored).
     """
+    logits = _tensor(logits, "cross_entropy logits")
     targets = _int_array(targets, "cross_entropy targets")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match logits "
@@ -442,6 +455,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets, mask=None) -> Tens
     Targets are probabilities in [0, 1] of the same shape as the logits. An optional
     boolean `mask` restricts the mean to the True elements (e.g. non-padding tokens).
     """
+    logits = _tensor(logits, "binary_cross_entropy_with_logits logits")
     t = as_array(targets)
     if t.shape != logits.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: targets of shape {t.shape} do not match "

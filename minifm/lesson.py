@@ -47,11 +47,12 @@ class Lesson:
         self.metrics[name] = _plain(value)
         return value
 
-    def claim(self, claim: str, measured: float, threshold: float, holds: bool | None = None):
-        """A paper's claim, checked at toy scale: holds when measured >= threshold (unless given)."""
-        holds = bool(measured >= threshold) if holds is None else bool(holds)
+    def claim(self, claim: str, measured: float, threshold: float, at_most: bool = False):
+        """A paper's claim, checked at toy scale: holds when measured >= threshold
+        (or measured <= threshold with at_most=True, for costs and errors)."""
+        holds = bool(measured <= threshold) if at_most else bool(measured >= threshold)
         self.claims.append({"claim": claim, "measured": _plain(measured), "threshold": _plain(threshold),
-                            "holds": holds})
+                            "direction": "<=" if at_most else ">=", "holds": holds})
         return holds
 
     def paper(self, numbers: dict):
@@ -75,7 +76,8 @@ class Lesson:
             print(f"  {key:<40} {_fmt(value)}")
         for c in self.claims:
             mark = "holds" if c["holds"] else "DOES NOT HOLD"
-            print(f"  claim: {c['claim']}: measured {_fmt(c['measured'])} vs threshold {_fmt(c['threshold'])} -> {mark}")
+            print(f"  claim: {c['claim']}: measured {_fmt(c['measured'])}, needs {c['direction']} "
+                  f"{_fmt(c['threshold'])} -> {mark}")
         if self.paper_numbers:
             print("  the paper reports:")
             for key, value in self.paper_numbers.items():

@@ -160,7 +160,8 @@ class SGD(Optimizer):
                 state["momentum_buffer"] *= group["momentum"]
                 state["momentum_buffer"] += grad
             grad = state["momentum_buffer"]
-        data -= lr * grad
+        step = np.multiply(grad, lr, out=self._buffer(i, data))  # reused scratch: no new temporary
+        data -= step
 
 
 def _adam_step(data, grad, state, buf, lr, beta1, beta2, eps):
