@@ -206,6 +206,8 @@ _HF_RENAMES = [
     (r"(\d+)\.output\.dense", r"\1.ffn.down"),
     (r"(\d+)\.output\.LayerNorm", r"\1.ffn_norm"),
     (r"^cls\.predictions\.transform\.", "mlm."),
+    (r"^cls\.predictions\.decoder\.weight$", "mlm.decoder_weight"),  # tied to the word embeddings
+    (r"^cls\.predictions\.decoder\.bias$", "mlm.bias"),
     (r"^cls\.predictions\.bias", "mlm.bias"),
     (r"^cls\.seq_relationship\.", "nsp."),
 ]

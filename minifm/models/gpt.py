@@ -110,8 +110,10 @@ class GPT(nn.Module):
         temperature), restricted to the top_k most likely tokens if top_k is given.
         The prefix is encoded once; each new token then costs one position (KV cache).
         """
-        if not greedy and rng is None:
-            raise ValueError("sampling needs rng=np.random.Generator (or greedy=True)")
+        if not greedy and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"sampling needs rng=np.random.Generator (or greedy=True), got {type(rng).__name__}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         ids = np.array(ids, dtype=np.int64)
