@@ -141,15 +141,32 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
         # d/dx x Phi(x) = Phi(x) + x phi(x), phi the normal density
         def backward(g):
-            x._accumulate(g * (cdf + xd * _INV_SQRT_2PI * np.exp(-0.5 * xd * xd)))
+            d = xd * xd  # one buffer, updated in place: this runs on every MLP activation
+            d *= -0.5
+            np.exp(d, out=d)
+            d *= _INV_SQRT_2PI
+            d *= xd
+            d += cdf
+            d *= g
+            x._accumulate(d)
         return make_op(xd * cdf, (x,), backward)
     if approximate == "tanh":
         t = np.tanh(_SQRT_2_OVER_PI * (xd + 0.044715 * xd * xd * xd))
 
         # d/dx 0.5 x (1 + t) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
         def backward(g):
-            dt = _SQRT_2_OVER_PI * (1.0 + 0.134145 * xd * xd)
-            x._accumulate(g * (0.5 * (1.0 + t) + 0.5 * xd * (1.0 - t * t) * dt))
+            dt = xd * xd  # two buffers, updated in place: this runs on every MLP activation
+            dt *= 0.134145 * _SQRT_2_OVER_PI
+            dt += _SQRT_2_OVER_PI
+            d = t * t
+            np.subtract(1.0, d, out=d)
+            d *= xd
+            d *= dt
+            d += t
+            d += 1.0
+            d *= 0.5
+            d *= g
+            x._accumulate(d)
         return make_op(0.5 * xd * (1.0 + t), (x,), backward)
     raise ValueError(f'gelu: approximate must be "none" or "tanh", got {approximate!r}')
 
