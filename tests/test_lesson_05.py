@@ -6,28 +6,17 @@ token equally likely) and goes down, accuracies that are probabilities, a power-
 exponent that agrees with the losses it was fitted to, and the figure.
 """
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from lesson_smoke import run_smoke
 
-REPO = Path(__file__).resolve().parent.parent
-LESSON = REPO / "lessons" / "05_gpt2.py"
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson_05")
-    result = subprocess.run([sys.executable, str(LESSON), "--smoke", "--seed", "0", "--out", str(out)],
-                            cwd=REPO, capture_output=True, text=True, encoding="utf-8", timeout=180)
-    assert result.returncode == 0, f"lesson exited with {result.returncode}:\n{result.stderr[-3000:]}"
-    summary_path = out / "summary.json"
-    assert summary_path.exists(), f"no summary.json in {out}; stdout:\n{result.stdout[-2000:]}"
-    return out, json.loads(summary_path.read_text(encoding="utf-8"))
+    return run_smoke("05_gpt2", tmp_path_factory)[:2]
 
 
 def sizes(metrics: dict) -> list[int]:

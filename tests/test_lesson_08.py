@@ -6,32 +6,17 @@ likely) and goes down, accuracies that are probabilities, both claims recorded w
 thresholds the lesson states, the paper's Table 1 numbers, and both figures.
 """
 
-import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from lesson_smoke import run_smoke
 
-REPO = Path(__file__).resolve().parent.parent
-LESSON = REPO / "lessons" / "08_roberta.py"
 RUNS = ("static", "dynamic", "nsp_pairs", "full_sentences", "full_sentences_2x_batch")
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson_08")
-    # why: the smoke model's matrices are tiny; one BLAS thread keeps the run fast when the
-    # machine is busy (idle BLAS threads spinning on a loaded CPU cost more than they gain)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, str(LESSON), "--smoke", "--seed", "0", "--out", str(out)],
-                            cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
-    assert result.returncode == 0, f"lesson exited with {result.returncode}:\n{result.stderr[-3000:]}"
-    summary_path = out / "summary.json"
-    assert summary_path.exists(), f"no summary.json in {out}; stdout:\n{result.stdout[-2000:]}"
-    return out, json.loads(summary_path.read_text(encoding="utf-8"))
+    return run_smoke("08_roberta", tmp_path_factory)[:2]
 
 
 def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):

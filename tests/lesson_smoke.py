@@ -1,0 +1,26 @@
+"""Run a lesson as a learner would, with --smoke, for the lesson tests."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_smoke(name: str, tmp_path_factory, timeout: int = 300):
+    """`python lessons/<name>.py --smoke --seed 0 --out DIR`; returns (DIR, summary, stdout).
+
+    One BLAS thread: the smoke models' matrices are tiny, and on a busy machine OpenBLAS's
+    threads spin on loaded cores and slow such runs down several times.
+    """
+    out = tmp_path_factory.mktemp(f"lesson_{name}")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(REPO / "lessons" / f"{name}.py"), "--smoke", "--seed", "0",
+                             "--out", str(out)], cwd=REPO, env=env, capture_output=True, text=True,
+                            encoding="utf-8", timeout=timeout)
+    assert result.returncode == 0, f"lesson {name} exited with {result.returncode}:\n{result.stderr[-3000:]}"
+    summary_path = out / "summary.json"
+    assert summary_path.exists(), f"no summary.json in {out}; stdout:\n{result.stdout[-2000:]}"
+    return out, json.loads(summary_path.read_text(encoding="utf-8")), result.stdout
