@@ -6,28 +6,17 @@ equally likely) and goes down, accuracies that are probabilities, the headline c
 recorded with its threshold, and the figures on disk.
 """
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from lesson_smoke import run_smoke
 
-REPO = Path(__file__).resolve().parent.parent
-LESSON = REPO / "lessons" / "03_bert.py"
 SMOKE_VOCAB_SIZE = 600  # the --smoke Config's vocab_size
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson_03")
-    result = subprocess.run([sys.executable, str(LESSON), "--smoke", "--seed", "0", "--out", str(out)],
-                            cwd=REPO, capture_output=True, text=True, encoding="utf-8", timeout=300)
-    assert result.returncode == 0, f"lesson exited with {result.returncode}:\n{result.stderr[-3000:]}"
-    summary_path = out / "summary.json"
-    assert summary_path.exists(), f"no summary.json in {out}; stdout:\n{result.stdout[-2000:]}"
-    return out, json.loads(summary_path.read_text(encoding="utf-8")), result.stdout
+    return run_smoke("03_bert", tmp_path_factory)
 
 
 def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
