@@ -33,6 +33,7 @@ import numpy as np
 import minifm as mf
 import minifm.functional as F
 from minifm import nn, optim
+from timing import timed_step  # bench/timing.py: the shared timed step
 
 B, C_IN, H, K = 100, 784, 1000, 10
 LR = 0.01
@@ -53,17 +54,8 @@ class MLP(nn.Module):
 
 def minifm_step(model, opt, x, y, clock=None):
     """One minifm training step; returns the loss. `clock` collects phase times."""
-    t0 = time.perf_counter()
-    loss = F.cross_entropy(model(mf.Tensor(x)), y)  # F.linear takes Tensors, not bare arrays
-    t1 = time.perf_counter()
-    opt.zero_grad()
-    loss.backward()
-    t2 = time.perf_counter()
-    opt.step()
-    t3 = time.perf_counter()
-    if clock is not None:
-        clock.append((t1 - t0, t2 - t1, t3 - t2))
-    return loss.item()
+    # F.linear takes Tensors, not bare arrays
+    return timed_step(lambda: F.cross_entropy(model(mf.Tensor(x)), y), opt.zero_grad, opt.step, clock)
 
 
 # ---- (b) the same step by hand ---------------------------------------------------

@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import time
 
 import numpy as np
 
 from minifm import optim
 from minifm.models.gpt import GPT, GPTConfig, lm_loss
+from timing import timed_step  # bench/timing.py: the shared timed step
 
 try:  # optional: only for the comparison
     import torch
@@ -44,17 +44,7 @@ LR, WEIGHT_DECAY = 3e-4, 0.01
 
 def minifm_step(model, opt, ids, clock=None) -> float:
     """One training step; returns the loss. `clock` collects (forward, backward, update) times."""
-    t0 = time.perf_counter()
-    loss = lm_loss(model(ids), ids)
-    t1 = time.perf_counter()
-    opt.zero_grad()
-    loss.backward()
-    t2 = time.perf_counter()
-    opt.step()
-    t3 = time.perf_counter()
-    if clock is not None:
-        clock.append((t1 - t0, t2 - t1, t3 - t2))
-    return loss.item()
+    return timed_step(lambda: lm_loss(model(ids), ids), opt.zero_grad, opt.step, clock)
 
 
 # ---- the same model in PyTorch (built only when torch is importable) --------------
@@ -120,17 +110,7 @@ def torch_loss(reference, ids):
 
 
 def torch_step(reference, opt, ids, clock=None) -> float:
-    t0 = time.perf_counter()
-    loss = torch_loss(reference, ids)
-    t1 = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    t2 = time.perf_counter()
-    opt.step()
-    t3 = time.perf_counter()
-    if clock is not None:
-        clock.append((t1 - t0, t2 - t1, t3 - t2))
-    return loss.item()
+    return timed_step(lambda: torch_loss(reference, ids), lambda: opt.zero_grad(set_to_none=True), opt.step, clock)
 
 
 # ---- set-up, fairness check, timing ---------------------------------------------
