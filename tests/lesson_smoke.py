@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 def run_smoke(name: str, tmp_path_factory, timeout: int = 300):
     """`python lessons/<name>.py --smoke --seed 0 --out DIR`; returns (DIR, summary, stdout).
 
+    Checks on the way that the run exits cleanly and writes a summary.json naming the
+    lesson, marked as a smoke run.
+
     One BLAS thread: the smoke models' matrices are tiny, and on a busy machine OpenBLAS's
     threads spin on loaded cores and slow such runs down several times.
     """
@@ -23,4 +26,7 @@ def run_smoke(name: str, tmp_path_factory, timeout: int = 300):
     assert result.returncode == 0, f"lesson {name} exited with {result.returncode}:\n{result.stderr[-3000:]}"
     summary_path = out / "summary.json"
     assert summary_path.exists(), f"no summary.json in {out}; stdout:\n{result.stdout[-2000:]}"
-    return out, json.loads(summary_path.read_text(encoding="utf-8")), result.stdout
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    # every lesson's summary names itself and says it was a smoke run
+    assert summary["lesson"] == name and summary["smoke"] is True and summary["seconds"] > 0, summary
+    return out, summary, result.stdout

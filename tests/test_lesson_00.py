@@ -17,13 +17,6 @@ def smoke_run(tmp_path_factory):
     return run_smoke("00_autograd", tmp_path_factory)
 
 
-def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
-    _, summary, _ = smoke_run
-    assert summary["lesson"] == "00_autograd"
-    assert summary["smoke"] is True
-    assert summary["seconds"] > 0
-
-
 def test_every_metric_is_a_finite_number(smoke_run):
     _, summary, _ = smoke_run
     expected = {"loss_first", "loss_last", "test_accuracy", "hand_vs_backward_max_error",

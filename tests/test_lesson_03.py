@@ -19,13 +19,6 @@ def smoke_run(tmp_path_factory):
     return run_smoke("03_bert", tmp_path_factory)
 
 
-def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
-    _, summary, _ = smoke_run
-    assert summary["lesson"] == "03_bert"
-    assert summary["smoke"] is True
-    assert summary["seconds"] > 0
-
-
 def test_every_metric_is_a_finite_number(smoke_run):
     _, summary, _ = smoke_run
     expected = {"mlm_loss_first", "mlm_loss_last", "nsp_loss_first", "nsp_loss_last", "mlm_accuracy",

@@ -18,13 +18,6 @@ def smoke_run(tmp_path_factory):
     return run_smoke("04_gpt", tmp_path_factory)
 
 
-def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
-    _, summary, _ = smoke_run
-    assert summary["lesson"] == "04_gpt"
-    assert summary["smoke"] is True
-    assert summary["seconds"] > 0
-
-
 def test_every_metric_is_a_finite_number(smoke_run):
     _, summary, _ = smoke_run
     expected = {"lm_first_loss", "lm_last_loss", "ln_vocab", "valid_loss", "valid_perplexity"}

@@ -24,13 +24,6 @@ def sizes(metrics: dict) -> list[int]:
     return sorted(int(name.rsplit("_", 1)[1]) for name in metrics if name.startswith("valid_loss_"))
 
 
-def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
-    _, summary = smoke_run
-    assert summary["lesson"] == "05_gpt2"
-    assert summary["smoke"] is True
-    assert summary["seconds"] > 0
-
-
 def test_every_metric_is_a_finite_number(smoke_run):
     _, summary = smoke_run
     metrics = summary["metrics"]

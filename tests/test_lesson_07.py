@@ -20,13 +20,6 @@ def smoke_run(tmp_path_factory):
     return run_smoke("07_gpt3", tmp_path_factory)
 
 
-def test_summary_names_the_lesson_and_the_smoke_run(smoke_run):
-    _, summary, _ = smoke_run
-    assert summary["lesson"] == "07_gpt3"
-    assert summary["smoke"] is True
-    assert summary["seconds"] > 0
-
-
 def test_every_metric_is_a_finite_number(smoke_run):
     _, summary, _ = smoke_run
     metrics = summary["metrics"]
