@@ -5,15 +5,15 @@ Shows: a WordPiece vocabulary and BERT's input; pre-training a tiny BERT (2 laye
 and 2,400 labels with a frozen encoder, full fine-tuning and the same network from
 scratch; and a real BERT (all-MiniLM-L6-v2) comparing sentences.
 
-Run:     python lessons/03_bert.py            (about 2 minutes on a 2-core laptop)
-         python lessons/03_bert.py --smoke    (about 10 s, tiny sizes, for tests)
-Expect:  MLM loss from ln(3100) = 8.04 to about 3.5; held-out MLM accuracy ~0.32, NSP
-         ~0.59. Spam test accuracy at 32 / 128 / 2,400 labels: frozen ~0.51 / 0.55 / 0.58,
-         full ~0.63 / 0.79 / 0.98, scratch ~0.74 / 0.91 / 0.98. The claim (pre-trained
-         beats scratch by 0.10 at 32 labels) does NOT hold at this budget: we measure
-         -0.12 (seed 0) and -0.10 (seed 1). The real BERT: paraphrases 0.73 cosine, other
-         pairs 0.00; frozen MiniLM + a linear layer on the same 32 labels ~0.92, +0.14
-         (seed 0) and +0.20 (seed 1) over scratch, so that claim holds.
+Run:     python lessons/03_bert.py            (about 2.5 minutes on a 2-core laptop)
+         python lessons/03_bert.py --smoke    (about 5 s, tiny sizes, for tests)
+Expect:  MLM loss from ln(1802) = 7.50 to about 1.5; held-out MLM accuracy ~0.68, NSP
+         ~0.85. Spam test accuracy at 32 / 128 / 2,400 labels: frozen ~0.55 / 0.52 / 0.57,
+         full ~0.62 / 0.61 / 0.95, scratch ~0.79 / 0.89 / 0.97. The claim (pre-trained
+         beats scratch by 0.10 at 32 labels) does NOT hold at this scale: we measure
+         -0.17. Yet the MLM favours words of the message's own kind 0.78 of the time
+         (untrained: 0.57). The real BERT: paraphrases 0.73 cosine, other pairs 0.00;
+         frozen MiniLM + a linear layer on the same 32 labels ~0.93, +0.14 over scratch.
 """
 
 # %% [markdown]
@@ -26,6 +26,7 @@ Expect:  MLM loss from ln(3100) = 8.04 to about 3.5; held-out MLM accuracy ~0.32
 # whole pipeline at toy scale and measure whether the bet pays off here.
 
 # %%
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from tqdm import tqdm
 import minifm as mf
 import minifm.functional as F
 from minifm import nn, optim
-from minifm.data import balanced_subset, corpus_sentences, load_documents, load_spam, minibatches, pad_batch
+from minifm.data import balanced_subset, load_documents, load_spam, minibatches, pad_batch
 from minifm.lesson import Lesson
 from minifm.masking import bert_mask, nsp_pairs
 from minifm.models.bert import BertConfig, BertForPreTraining, BertForSequenceClassification, BertModel
@@ -46,7 +47,7 @@ lesson = Lesson("03_bert")
 
 @dataclass
 class Config:
-    vocab_size: int = 3100        # WordPiece entries; the corpus has ~1,200 distinct words
+    vocab_size: int = 1800        # WordPiece entries; the messages text has ~800 distinct words
     hidden: int = 64              # BERT-base: 768, with 12 layers and 12 heads
     layers: int = 2
     heads: int = 4
@@ -54,7 +55,9 @@ class Config:
     batch_size: int = 64
     text_share: float = 0.5       # share of each batch that is a spam text (MLM only, no NSP)
     steps: int = 1000             # pre-training steps (BERT: 1M steps of 256 sequences)
-    lr: float = 3e-3              # peak; 10% warm-up, then linear decay to 0 (BERT: 1e-4)
+    lr: float = 5e-3              # peak; warm-up, then linear decay to 0 (BERT: 1e-4)
+    warmup_steps: int = 200       # BERT: 10,000
+    pretrain_dropout: float = 0.0  # BERT: 0.1; see the blockquote in Step 3
     finetune_lr: float = 1e-3     # BERT: 2e-5 to 5e-5 at full size
     finetune_steps: int = 60      # at least this many, and at least 3 epochs
     probe_steps: int = 300        # frozen encoder: full-batch steps of the linear layer alone
@@ -65,25 +68,29 @@ class Config:
 
 config = Config()
 if lesson.smoke:
-    config = replace(config, vocab_size=600, hidden=32, max_len=32, batch_size=16, steps=30, finetune_steps=5,
-                     probe_steps=20, label_counts=(32,), draws=1, minilm_test_messages=40)
+    config = replace(config, vocab_size=1000, hidden=32, max_len=32, batch_size=16, steps=30, warmup_steps=5,
+                     finetune_steps=5, probe_steps=20, label_counts=(32,), draws=1, minilm_test_messages=40)
 print(config)
 
 # %% [markdown]
 # ## Step 1 — WordPiece: a vocabulary learned from the corpus
 #
 # WordPiece starts from single letters and merges pieces that occur together more often
-# than chance (`##` marks a piece that continues a word). With 3,100 entries, trained on
-# the stories and the spam messages, it keeps almost every word of the corpus whole and
-# spells a new word from pieces. BERT's input puts `[CLS]` first and `[SEP]` after each
+# than chance (`##` marks a piece that continues a word). With 1,800 entries, trained on
+# the messages text, it keeps most words of the corpus whole and spells a new word from
+# pieces. Note `th ##e`: WordPiece first merges pairs that rarely occur apart, so a
+# frequent word can stay split (lesson 04 shows the same). BERT's input puts `[CLS]` first and `[SEP]` after each
 # segment; a segment id, 0 up to the first `[SEP]` and 1 after, tells A from B.
 
 # %%
 lesson.step("WordPiece vocabulary and BERT's input format")
 spam_texts, spam_labels = load_spam("train")
-tokenizer = WordPieceTokenizer.train(corpus_sentences("train") + spam_texts, config.vocab_size)
+inbox_stories = {split: [doc for doc in load_documents(split) if doc.topic == "messages"]
+                 for split in ("train", "valid")}
+tokenizer = WordPieceTokenizer.train([s for doc in inbox_stories["train"] for s in doc.sentences] + spam_texts,
+                                     config.vocab_size)
 V = tokenizer.vocab_size
-story = load_documents("train")[0].sentences
+story = inbox_stories["train"][0].sentences
 pair_ids, pair_segments = tokenizer.encode_pair(story[0], story[1])
 print(f"vocabulary {V}; a new word: {tokenizer.tokenize('the hedgehogs unlocked a voucher')}")
 print(" ".join(tokenizer.id_to_token(i) for i in pair_ids))
@@ -92,19 +99,25 @@ print("segments:", "".join(map(str, pair_segments)))
 # %% [markdown]
 # ## Step 2 — the pre-training data and its two tasks
 #
+# The unlabelled text is the 400 `messages` stories (someone reads a message, spam or
+# not, and reacts) and the 2,400 spam training texts *without their labels*.
+#
 # **NSP.** From each story we cut pairs of neighbouring sentences. Half the time B is
 # swapped for a sentence of another story (label 1, "NotNext"). Every epoch draws new
 # partners. **MLM.** In each input, 15% of the ordinary tokens are chosen; 80% of those
 # become `[MASK]`, 10% a random token, 10% stay as they are, and the model must name all
 # the originals. Half of each batch is a spam training text alone: no label, no partner.
 #
-# > Simplification: one sentence per segment (BERT packs several, up to 512 tokens); the
-# > spam texts train only the MLM loss (NSP target -100, ignored); a fresh mask for every
-# > batch (dynamic masking, RoBERTa's choice) where BERT drew 10 static masks per text.
+# > Simplification: BERT read Wikipedia and books; we read in-domain text only. With the
+# > whole six-topic world for the same number of steps the message words came round too
+# > rarely (held-out MLM accuracy 0.32 against 0.68 here). One sentence per segment (BERT
+# > packs several, up to 512 tokens); the spam texts train only the MLM loss (NSP target
+# > -100, ignored); a fresh mask for every batch (dynamic masking, RoBERTa's choice) where
+# > BERT drew 10 static masks per text.
 
 # %%
 lesson.step("Pre-training data: NSP pairs and masked tokens")
-train_docs, valid_docs = ([[np.array(tokenizer.encode(s)) for s in doc.sentences] for doc in load_documents(split)]
+train_docs, valid_docs = ([[np.array(tokenizer.encode(s)) for s in doc.sentences] for doc in inbox_stories[split]]
                           for split in ("train", "valid"))
 spam_ids, _ = pad_batch([tokenizer.encode_pair(t, max_len=config.max_len)[0] for t in spam_texts], tokenizer.pad_id)
 special = dict(cls_id=tokenizer.cls_id, sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id, max_len=config.max_len)
@@ -138,6 +151,10 @@ print("targets:", [tokenizer.id_to_token(t) for t in example.targets if t != -10
 # head is a linear layer on the pooled `[CLS]`. The loss is their sum, as in the paper.
 # AdamW warms up and then decays linearly, with no weight decay on biases and LayerNorms.
 # At the start every word is equally likely, so the MLM loss begins near ln V.
+#
+# > Simplification: BERT used lr 1e-4, 10,000 warm-up steps and dropout 0.1. Our model
+# > reads the same small text many times, so, as for GPT-1 in lesson 04: a larger rate,
+# > 200 warm-up steps and no dropout while pre-training (fine-tuning keeps BERT's 0.1).
 
 # %%
 lesson.step("Pre-training with MLM + NSP")
@@ -164,9 +181,11 @@ def mlm_and_nsp(model: BertForPreTraining, masked, segments):
 
 def pretrain(config: Config, seed: int) -> dict:
     rng = np.random.default_rng(seed)
-    model = BertForPreTraining(bert_config(config), rng)
+    dropout = config.pretrain_dropout
+    model = BertForPreTraining(replace(bert_config(config), hidden_dropout_prob=dropout,
+                                       attention_probs_dropout_prob=dropout), rng)
     opt = adamw(model, config.lr)
-    schedule = optim.LambdaLR(opt, optim.warmup_linear(config.steps // 10, config.steps))
+    schedule = optim.LambdaLR(opt, optim.warmup_linear(config.warmup_steps, config.steps))
     history, batches = {"model": model, "mlm_loss": [], "nsp_loss": []}, pretraining_batches(config, rng)
     bar = tqdm(range(config.steps), desc="pre-training", mininterval=0.5)
     for step in bar:
@@ -216,7 +235,7 @@ for name in ("mlm_loss", "nsp_loss"):
 lesson.step("Filling [MASK]s in held-out sentences")
 fill_rng = np.random.default_rng(lesson.seed + 3)
 for doc in valid_docs[:4]:
-    ids = np.concatenate([[tokenizer.cls_id], doc[1], [tokenizer.sep_id]])[None]  # (1, T)
+    ids = np.concatenate([[tokenizer.cls_id], doc[1][:config.max_len - 2], [tokenizer.sep_id]])[None]  # (1, T)
     masked = bert_mask(ids, fill_rng, **mask_args, proportions=(1.0, 0.0, 0.0))    # all [MASK], to show
     with mf.no_grad():
         logits = model.mlm(model.bert(masked.input_ids)[0][0, masked.selected[0]]).data  # (n_masked, V)
@@ -294,17 +313,7 @@ for n_labels in config.label_counts:
 
 # %% [markdown]
 # The headline: does pre-training beat scratch when only 32 labels exist? We take the
-# better pre-trained variant and subtract scratch's accuracy. At this budget it does not:
-# it hurts (-0.12 and -0.10 for seeds 0 and 1), and only with all labels do the two meet.
-# Two things in the table explain much of it. The frozen probe stays near chance even
-# with 2,400 labels: the pooled `[CLS]`, trained by NSP alone, holds almost nothing about
-# spam. And spam and normal messages share their sentence frames, differing only in the
-# slot fillers (`can you {confirm / bring} the {password / umbrella} {right now}?`). MLM
-# predicts a filler mostly from its frame, so its word vectors group words by slot and
-# only partly by class: the neighbours printed below mix both kinds. Fitted to 32
-# examples, the pre-trained network leans on that mixed structure, while scratch learns
-# the spam words directly. While writing this lesson we pre-trained 4 times longer
-# (held-out MLM accuracy 0.81): fine-tuning still trailed scratch at 32 labels.
+# better pre-trained variant and subtract scratch's accuracy.
 
 # %%
 n_few = min(config.label_counts)
@@ -314,12 +323,56 @@ print(f"{n_few} labels: best pre-trained variant ({best}) minus scratch = {gap:+
 lesson.metric(f"spam_gap_best_pretrained_minus_scratch_{n_few}", gap)
 lesson.claim(f"pre-trained BERT ({best}) beats the same network from scratch at {n_few} labels "
              "(test accuracy gap)", gap, 0.10)
-words = model.bert.embeddings.word_embeddings.weight.data                        # (V, C)
-words = words / (np.linalg.norm(words, axis=1, keepdims=True) + 1e-8)
-for word in ("password", "umbrella", "jackpot", "postcard"):
-    if len(tokenizer.tokenize(word)) == 1:  # the smoke run's small vocabulary spells some in pieces
-        nearest = np.argsort(-(words @ words[tokenizer.token_to_id(word)]))[1:7]
-        print(f"nearest to {word:<9} {', '.join(tokenizer.id_to_token(i) for i in nearest)}")
+
+# %% [markdown]
+# At this budget it does not: pre-training *hurts* with few labels, and only with all
+# 2,400 do the two meet. Did pre-training learn nothing about spam, then? We ask the MLM
+# head directly. The words found in only one kind of labelled training message (`jackpot`
+# only in spam, `umbrella` only in normal ones, at least 3 times) are masked one at a time
+# in the test messages; does the model put more probability on words of the message's
+# own kind than on words of the other kind? A fresh, untrained BERT is the reference.
+
+# %%
+lesson.step("Does BERT know spam from not-spam?")
+counts = [Counter(), Counter()]  # token -> occurrences, in normal (0) and spam (1) training texts
+for ids, label in zip(train_x, spam_labels):
+    counts[label].update(ids.tolist())
+one_kind = [np.array([t for t, n in counts[k].items() if n >= 3 and t not in counts[1 - k]]) for k in (0, 1)]
+
+
+def prefers_own_kind(pretrained: BertForPreTraining) -> float:
+    """Share of masked one-kind words where the MLM puts more mass on the message's kind."""
+    rows, cols = np.nonzero(np.isin(test_x, np.concatenate(one_kind)))   # one masked copy per word
+    masked = test_x[rows].copy()
+    masked[np.arange(len(rows)), cols] = tokenizer.mask_id
+    with mf.no_grad():
+        logits = pretrained.mlm(pretrained.bert(masked)[0][np.arange(len(rows)), cols]).data  # (N, V)
+    probs = np.exp(logits - logits.max(1, keepdims=True))                  # unnormalised is enough
+    guessed_spam = probs[:, one_kind[1]].sum(1) > probs[:, one_kind[0]].sum(1)
+    return float(np.mean(guessed_spam == (test_labels[rows] == 1)))
+
+
+knows = prefers_own_kind(model)
+knows_untrained = prefers_own_kind(BertForPreTraining(bert_config(config), np.random.default_rng(0)).eval())
+print(f"{sum(map(len, one_kind))} one-kind words; the MLM favours the message's kind for "
+      f"{knows:.2f} of them (untrained: {knows_untrained:.2f})")
+lesson.metric("mlm_prefers_own_kind", knows)
+lesson.metric("mlm_prefers_own_kind_untrained", knows_untrained)
+
+# %% [markdown]
+# It does know, but not in a form one linear layer can read from 32 examples: the frozen
+# probe stays near chance even with 2,400 labels. Spam and normal messages share their
+# sentence frames and differ only in the slot fillers (`can you {confirm / bring} the
+# {password / umbrella} {right now}?`). A masked filler is mostly settled by its frame;
+# the kind is one extra bit, which the model works out only at the masked position, from
+# the other fillers, slot by slot. So no position, `[CLS]` included, carries "spam" as
+# one direction, and 32 examples are too few to build one. Longer pre-training (3,000
+# steps: held-out MLM accuracy 0.82, a masked word's kind favoured 0.92 of the time), a
+# wider model (128), NSP pairs cut from the spam texts, stories packed 3 sentences a
+# segment, and mean pooling instead of `[CLS]` all left fine-tuning behind scratch in
+# our trials; so did probing each layer's mean or `[CLS]` vector.
+# Lesson 04's GPT, trained on the same text, does what this BERT cannot: predicting
+# *every* next word makes it carry a running guess of the kind at every position.
 
 # %% [markdown]
 # ## Figures
@@ -427,9 +480,10 @@ if minilm_dir is not None:
 # %% [markdown]
 # ## Summary
 #
-# Our tiny BERT learns both pretext tasks above chance, and with all the labels it
-# fine-tunes as well as scratch; with 32 labels its pre-training does not help. The real
-# BERT shows what pre-training at scale buys: similar meanings get similar vectors, and a
+# Our tiny BERT learns both pretext tasks well and even learns which words go with spam,
+# but not as a feature that 32 labels can find: with few labels its pre-training does
+# not help, and with all of them it fine-tunes about as well as scratch. The real BERT
+# shows what pre-training at scale buys: similar meanings get similar vectors, and a
 # linear layer on its frozen vectors beats our scratch network at 32 labels by a wide
 # margin. The paper's numbers below come from BERT-base and -large, pre-trained 1M steps.
 

@@ -11,7 +11,7 @@ import math
 import pytest
 from lesson_smoke import run_smoke
 
-SMOKE_VOCAB_SIZE = 600  # the --smoke Config's vocab_size
+SMOKE_VOCAB_SIZE = 1000  # the --smoke Config's vocab_size
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def test_every_metric_is_a_finite_number(smoke_run):
     _, summary, _ = smoke_run
     expected = {"mlm_loss_first", "mlm_loss_last", "nsp_loss_first", "nsp_loss_last", "mlm_accuracy",
                 "nsp_accuracy", "spam_accuracy_frozen_32", "spam_accuracy_full_32", "spam_accuracy_scratch_32",
-                "spam_gap_best_pretrained_minus_scratch_32"}
+                "spam_gap_best_pretrained_minus_scratch_32", "mlm_prefers_own_kind", "mlm_prefers_own_kind_untrained"}
     assert expected <= set(summary["metrics"]), f"missing metrics: {expected - set(summary['metrics'])}"
     for name, value in summary["metrics"].items():
         assert isinstance(value, (int, float)) and math.isfinite(value), f"metric {name} = {value!r}"
@@ -47,7 +47,7 @@ def test_accuracies_are_probabilities_and_the_gap_is_their_difference(smoke_run)
     _, summary, _ = smoke_run
     m = summary["metrics"]
     for name in ("mlm_accuracy", "nsp_accuracy", "spam_accuracy_frozen_32", "spam_accuracy_full_32",
-                 "spam_accuracy_scratch_32"):
+                 "spam_accuracy_scratch_32", "mlm_prefers_own_kind", "mlm_prefers_own_kind_untrained"):
         assert 0.0 <= m[name] <= 1.0, f"{name} = {m[name]} is not a probability"
     best = max(m["spam_accuracy_frozen_32"], m["spam_accuracy_full_32"])
     assert m["spam_gap_best_pretrained_minus_scratch_32"] == pytest.approx(best - m["spam_accuracy_scratch_32"])
