@@ -215,8 +215,8 @@ def train(config: Config, seed: int) -> dict:
     for step in bar:
         batch = rng.integers(0, len(x_train), config.batch_size)
         loss = F.cross_entropy(model(mf.Tensor(x_train[batch])), y_train[batch])
-        opt.zero_grad()
-        loss.backward()
+        opt.zero_grad()   # these four lines are one training step; from lesson 01 on,
+        loss.backward()   # optim.update(loss, opt, schedule) does them (and clips if asked)
         opt.step()
         schedule.step()
         history["loss"].append(loss.item())

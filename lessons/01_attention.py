@@ -267,12 +267,7 @@ def train(config: Config, seed: int) -> dict:
     for step in bar:
         batch = rng.integers(0, len(ids), config.batch_size)
         loss = F.cross_entropy(model(ids[batch])[0], targets[batch])
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        history["loss"].append(loss.item())
+        history["loss"].append(optim.update(loss, opt, schedule, max_norm=1.0))
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)  # redrawn every 0.5 s
     return history
 

@@ -192,11 +192,7 @@ def pretrain(config: Config, seed: int) -> dict:
         ids, segments, nsp_labels = next(batches)
         mlm_logits, mlm_targets, nsp_logits = mlm_and_nsp(model, bert_mask(ids, rng, **mask_args), segments)
         mlm_loss, nsp_loss = F.cross_entropy(mlm_logits, mlm_targets), F.cross_entropy(nsp_logits, nsp_labels)
-        opt.zero_grad()
-        (mlm_loss + nsp_loss).backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
+        optim.update(mlm_loss + nsp_loss, opt, schedule, max_norm=1.0)
         history["mlm_loss"].append(mlm_loss.item())
         history["nsp_loss"].append(nsp_loss.item())
         if step % 10 == 0:
@@ -270,11 +266,7 @@ def train_classifier(classify, opt, x, y, steps: int, batch_size: int, rng) -> N
     schedule = optim.LambdaLR(opt, optim.warmup_linear(steps // 10, steps))
     for _ in range(steps):
         batch = rng.choice(len(y), size=min(batch_size, len(y)), replace=False)
-        loss = F.cross_entropy(classify(x[batch]), y[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        schedule.step()
+        optim.update(F.cross_entropy(classify(x[batch]), y[batch]), opt, schedule)
 
 
 def spam_accuracies(pretrained: BertModel, n_labels: int, rng: np.random.Generator) -> dict:

@@ -170,14 +170,9 @@ def pretrain(config: Config, seed: int) -> dict:
     for step in bar:
         starts = rng.integers(0, len(train_stream) - config.n_ctx, config.batch_size)
         ids = train_stream[starts[:, None] + np.arange(config.n_ctx)]  # (B, T)
-        loss = lm_loss(model(ids), ids)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        history["loss"].append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        loss = optim.update(lm_loss(model(ids), ids), opt, schedule, max_norm=1.0)
+        history["loss"].append(loss)
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
         if (step + 1) % config.eval_every == 0 or step + 1 == config.pretrain_steps:
             history["eval_step"].append(step + 1)
             history["valid_loss"].append(validation_loss(model, valid_stream))
@@ -281,12 +276,7 @@ def finetune(ids, y, steps: int, weights: dict | None, lm_coef: float, seed: int
         loss = F.cross_entropy(class_logits, y[batch])
         if lm_coef:
             loss = loss + lm_coef * lm_loss(lm_logits, x, pad_id=tokenizer.pad_id)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+        bar.set_postfix(loss=f"{optim.update(loss, opt, schedule, max_norm=1.0):.3f}", refresh=False)
     return model
 
 

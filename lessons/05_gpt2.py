@@ -182,15 +182,10 @@ def train(config: Config, n_embd: int, seed: int) -> dict:
     for step in bar:
         starts = batches.integers(0, len(train_ids) - config.n_ctx, config.batch_size)
         ids = train_ids[starts[:, None] + np.arange(config.n_ctx)]  # (B, T)
-        loss = lm_loss(model(ids), ids)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        history["loss"].append(loss.item())
+        loss = optim.update(lm_loss(model(ids), ids), opt, schedule, max_norm=1.0)
+        history["loss"].append(loss)
         if step % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # redrawn every 0.5 s
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)  # redrawn every 0.5 s
     return history
 
 

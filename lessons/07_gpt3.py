@@ -162,15 +162,10 @@ def train(config: Config, seed: int) -> dict:
     bar = tqdm(range(config.steps), desc="meta-training", mininterval=0.5)
     for step in bar:
         ids, targets = make_batch(train_tables, config, rng)
-        loss = F.cross_entropy(model(ids), targets)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        schedule.step()
-        history["loss"].append(loss.item())
+        loss = optim.update(F.cross_entropy(model(ids), targets), opt, schedule, max_norm=1.0)
+        history["loss"].append(loss)
         if step % 10 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
     return history
 
 
@@ -263,10 +258,7 @@ def finetune_and_ask(model: GPT, weights: dict, table, letters, config: Config) 
     ids = encode(letters[:, None], table[letters][:, None], config.n_symbols)   # (k, 2): `x y`
     targets = np.stack([ids[:, 1], np.full(len(ids), -100)], axis=1)            # y, from x's position
     for _ in range(config.finetune_steps):
-        loss = F.cross_entropy(model(ids), targets)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        optim.update(F.cross_entropy(model(ids), targets), opt)
     return answer(model, np.arange(config.n_symbols)[:, None], config.n_symbols) == table
 
 

@@ -194,10 +194,7 @@ def train(config: Config, masker, n: int, *, steps: int, batch_size: int, seed: 
         history["loss"].append(loss.item())  # the MLM part alone: comparable between runs
         if nsp is not None:
             loss = loss + F.cross_entropy(model.nsp(pooled), nsp[1][indices])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        schedule.step()
+        optim.update(loss, opt, schedule)
         if step % 10 == 0:
             bar.set_postfix(mlm_loss=f"{history['loss'][-1]:.3f}", refresh=False)
         if step == 0 or (step + 1) % config.eval_every == 0 or step + 1 == steps:

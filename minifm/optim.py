@@ -237,6 +237,24 @@ def clip_grad_norm(params, max_norm):
     return norm
 
 
+def update(loss, optimizer, schedule=None, max_norm=None):
+    """One training step once the loss is computed: the lines every training loop repeats.
+
+    Clear the old gradients, backpropagate `loss`, clip the global gradient norm of the
+    optimiser's parameters to `max_norm` (if given), take the optimiser's step, then
+    advance `schedule` (if given). Lesson 00 writes these lines out; later lessons call
+    this. Returns the loss as a float.
+    """
+    optimizer.zero_grad()
+    loss.backward()
+    if max_norm is not None:
+        clip_grad_norm([p for group in optimizer.param_groups for p in group["params"]], max_norm)
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.item()
+
+
 class LambdaLR:
     """Each group's lr = its initial lr * factor(step); call step() after optimizer.step()."""
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import minifm as mf
-from minifm import optim
+from minifm import nn, optim
 
 START = [1.0, -2.0]
 GRADS = [[0.5, 1.0], [-1.0, 0.25], [2.0, -0.5]]  # one gradient per step
@@ -260,3 +260,36 @@ def test_grad_shape_mismatch():
     p.grad = np.ones(3)
     with pytest.raises(ValueError, match=r"shape \(2,\).*\(3,\)"):
         optim.Adam([p]).step()
+
+
+def test_update_is_zero_grad_backward_clip_step_and_schedule():
+    """optim.update must do exactly what the five lines it replaces do, in that order."""
+    rng = np.random.default_rng(0)
+    w0, x = rng.normal(size=(3, 2)), rng.normal(size=(4, 3))
+    results = []
+    for use_update in (False, True):
+        w = nn.Parameter(w0.copy())
+        w.grad = np.full_like(w0, 100.0)  # a stale gradient that must be cleared first
+        opt = optim.SGD([w], lr=0.1)
+        schedule = optim.LambdaLR(opt, lambda step: 1.0 / (step + 1))
+        for _ in range(2):
+            loss = ((mf.Tensor(x) @ w) ** 2).sum()
+            if use_update:
+                value = optim.update(loss, opt, schedule, max_norm=0.5)
+                assert value == loss.item()
+            else:
+                opt.zero_grad()
+                loss.backward()
+                optim.clip_grad_norm([w], 0.5)
+                opt.step()
+                schedule.step()
+        results.append((w.data.copy(), opt.param_groups[0]["lr"]))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1] == 0.1 / 3
+
+
+def test_update_without_clipping_leaves_the_gradient_unscaled():
+    w = nn.Parameter(np.ones((2, 2)))
+    opt = optim.SGD([w], lr=0.0)
+    optim.update((mf.Tensor(np.full((2, 2), 10.0)) * w).sum(), opt)
+    np.testing.assert_array_equal(w.grad, np.full((2, 2), 10.0))
