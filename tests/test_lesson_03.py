@@ -85,3 +85,10 @@ def test_figures_are_written(smoke_run):
     for name in ("pretraining_losses", "accuracy_vs_labels"):
         figure = out / f"{name}.png"
         assert figure.exists() and figure.stat().st_size > 1000, f"{figure} missing or empty"
+
+
+def test_pretraining_lengthens_the_word_vectors(smoke_run):
+    """Fresh word vectors have BERT's initial std 0.02; even 30 pre-training steps grow them."""
+    m = smoke_run[1]["metrics"]
+    assert m["word_embedding_std_fresh"] == pytest.approx(0.02, rel=0.05)
+    assert m["word_embedding_std_pretrained"] > 1.5 * m["word_embedding_std_fresh"]

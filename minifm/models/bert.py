@@ -14,7 +14,8 @@ Shape letters: B batch, T time, C hidden size, V vocabulary.
 Parameter names follow Hugging Face's BERT checkpoints (`embeddings.word_embeddings`,
 `pooler.dense`, ...) except inside the encoder layers, which are the shared
 `TransformerLayer`; `hf_to_minifm_key` maps a checkpoint's names onto ours, so
-`BertModel.from_pretrained(directory)` loads real weights.
+`BertModel.from_pretrained(directory)` loads real weights, and `sentence_embeddings`
+turns texts into unit vectors the way Sentence-Transformers does (mean over real tokens).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..data import pad_batch
 from ..attention import padding_mask
 from ..io import load_safetensors
 from .transformer import ACTIVATIONS, TransformerLayer, check_activation, normal_init_
+from ..tensor import no_grad
 
 
 @dataclass
@@ -170,6 +173,22 @@ class BertForPreTraining(nn.Module):
         """-> MLM logits (B, T, V), NSP logits (B, 2)."""
         hidden, pooled = self.bert(ids, token_type_ids, attention_mask)
         return self.mlm(hidden), self.nsp(pooled)
+
+
+def sentence_embeddings(model: BertModel, tokenizer, texts) -> np.ndarray:
+    """One vector per text, as Sentence-Transformers makes them: (S, C), each of length 1.
+
+    The mean of the last hidden states over the real tokens (padding left out), scaled
+    to unit length, so that a dot product of two of them is their cosine similarity.
+    `tokenizer` is a WordPieceTokenizer; each text is encoded as [CLS] text [SEP].
+    """
+    if isinstance(texts, str) or len(texts) == 0:
+        raise ValueError(f"sentence_embeddings expects a non-empty list of texts, got {texts!r}")
+    ids, real = pad_batch([tokenizer.encode_pair(text)[0] for text in texts], tokenizer.pad_id)
+    with no_grad():
+        hidden = model(ids, attention_mask=real)[0].data                   # (S, T, C)
+    means = (hidden * real[..., None]).sum(1) / real.sum(1, keepdims=True)  # (S, C)
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
 def pretraining_loss(mlm_logits, mlm_targets, nsp_logits=None, nsp_labels=None):
