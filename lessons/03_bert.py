@@ -320,14 +320,16 @@ lesson.claim(f"pre-trained BERT ({best}) beats the same network from scratch at 
 
 # %% [markdown]
 # At this budget it does not: pre-training *hurts* with few labels, and only with all
-# 2,400 do the two meet. Did pre-training learn nothing about spam, then? We ask the MLM
-# head directly. The words found in only one kind of labelled training message (`jackpot`
-# only in spam, `umbrella` only in normal ones, at least 3 times) are masked one at a time
-# in the test messages; does the model put more probability on words of the message's
-# own kind than on words of the other kind? A fresh, untrained BERT is the reference.
+# 2,400 do the two meet.
 
 # %% [markdown]
 # ## Step 6 — does BERT know spam from not-spam?
+#
+# Did pre-training learn nothing about spam, then? We ask the MLM head directly. The
+# words found in only one kind of labelled training message (`jackpot` only in spam,
+# `umbrella` only in normal ones, at least 3 times) are masked one at a time in the test
+# messages; does the model put more probability on words of the message's own kind than
+# on words of the other kind? A fresh, untrained BERT is the reference.
 
 # %%
 lesson.step("Does BERT know spam from not-spam?")

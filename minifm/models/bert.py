@@ -29,11 +29,11 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..data import pad_batch
 from ..attention import padding_mask
+from ..data import pad_batch
 from ..io import load_safetensors
-from .transformer import ACTIVATIONS, TransformerLayer, check_activation, normal_init_
 from ..tensor import no_grad
+from .transformer import ACTIVATIONS, TransformerLayer, check_activation, normal_init_
 
 
 @dataclass
