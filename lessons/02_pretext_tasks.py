@@ -62,7 +62,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from minifm import masking as M
-from minifm.data import corpus_sentences, load_documents, pad_batch
+from minifm.data import consecutive_windows, corpus_sentences, load_documents, pad_batch
 from minifm.lesson import Lesson
 from minifm.tokenizers import WordPieceTokenizer
 
@@ -311,7 +311,7 @@ train_docs = train_docs[:config.n_train_docs]
 stories = [np.concatenate(doc) for doc in train_docs]
 stream = np.concatenate(stories)
 seqs, _ = pad_batch([np.concatenate([[tok.cls_id], s, [tok.sep_id]]) for s in stories], tok.pad_id)
-chunks = stream[:len(stream) // config.chunk_len * config.chunk_len].reshape(-1, config.chunk_len)
+chunks = consecutive_windows(stream, config.chunk_len)
 maskable = ~np.isin(seqs, special)
 print(f"{len(stories)} stories, {len(stream)} tokens; {len(chunks)} chunks of {config.chunk_len}")
 table = []  # (scheme, quantity, measured, paper's value)

@@ -46,7 +46,7 @@ import minifm as mf
 import minifm.functional as F
 from minifm import optim
 from minifm.attention import causal_mask
-from minifm.data import balanced_subset, load_documents, load_spam, pad_batch
+from minifm.data import balanced_subset, consecutive_windows, load_documents, load_spam, pad_batch, random_windows
 from minifm.lesson import Lesson
 from minifm.models.gpt import GPT, GPTConfig, GPTForClassification, lm_loss
 from minifm.tokenizers import WordPieceTokenizer
@@ -151,7 +151,7 @@ def gpt_config(dropout: float) -> GPTConfig:
 
 def validation_loss(model: GPT, stream: np.ndarray) -> float:
     """Mean next-token loss over consecutive windows of the stream, in 4 batches."""
-    windows = stream[: len(stream) // config.n_ctx * config.n_ctx].reshape(-1, config.n_ctx)  # (N, T)
+    windows = consecutive_windows(stream, config.n_ctx)  # (N, T)
     model.eval()
     with mf.no_grad():
         losses = [lm_loss(model(w), w).item() for w in np.array_split(windows, 4)]
@@ -168,8 +168,7 @@ def pretrain(config: Config, seed: int) -> dict:
     history = {"model": model, "loss": [], "eval_step": [], "valid_loss": []}
     bar = tqdm(range(config.pretrain_steps), desc="pre-training", mininterval=0.5)
     for step in bar:
-        starts = rng.integers(0, len(train_stream) - config.n_ctx, config.batch_size)
-        ids = train_stream[starts[:, None] + np.arange(config.n_ctx)]  # (B, T)
+        ids = random_windows(train_stream, config.n_ctx, config.batch_size, rng)  # (B, T)
         loss = optim.update(lm_loss(model(ids), ids), opt, schedule, max_norm=1.0)
         history["loss"].append(loss)
         bar.set_postfix(loss=f"{loss:.3f}", refresh=False)

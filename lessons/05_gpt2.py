@@ -42,7 +42,7 @@ from tqdm import tqdm
 import minifm as mf
 import minifm.functional as F
 from minifm import optim
-from minifm.data import load_documents, load_spam, pad_batch
+from minifm.data import consecutive_windows, load_documents, load_spam, pad_batch, random_windows
 from minifm.lesson import Lesson
 from minifm.models.gpt import GPT, GPTConfig, lm_loss
 from minifm.tokenizers import SPECIAL_TOKENS, WordPieceTokenizer, basic_tokenize
@@ -180,8 +180,7 @@ def train(config: Config, n_embd: int, seed: int) -> dict:
     history = {"model": model, "loss": []}
     bar = tqdm(range(steps), desc=f"n_embd {n_embd:>3}", mininterval=0.5)
     for step in bar:
-        starts = batches.integers(0, len(train_ids) - config.n_ctx, config.batch_size)
-        ids = train_ids[starts[:, None] + np.arange(config.n_ctx)]  # (B, T)
+        ids = random_windows(train_ids, config.n_ctx, config.batch_size, batches)  # (B, T)
         loss = optim.update(lm_loss(model(ids), ids), opt, schedule, max_norm=1.0)
         history["loss"].append(loss)
         if step % 10 == 0:
@@ -191,7 +190,7 @@ def train(config: Config, n_embd: int, seed: int) -> dict:
 
 def validation_loss(model: GPT, ids: np.ndarray, T: int) -> float:
     """Mean next-token loss over consecutive windows of the held-out stream."""
-    windows = ids[:len(ids) // T * T].reshape(-1, T)  # (n, T)
+    windows = consecutive_windows(ids, T)  # (n, T)
     model.eval()
     with mf.no_grad():
         return float(np.mean([lm_loss(model(chunk), chunk).item() for chunk in np.array_split(windows, 8)]))

@@ -13,7 +13,10 @@ feeds the model with the batching helpers below:
   plus the attention mask that tells the model which positions are real tokens;
 - `minibatches` yields the index arrays of one epoch;
 - `balanced_subset` picks a few labelled examples with the classes balanced, for the
-  "only 32 labels" experiments.
+  "only 32 labels" experiments;
+- `random_windows` and `consecutive_windows` cut fixed-length (B, T) windows from one
+  long token stream: random ones to train a language model, back-to-back ones to
+  evaluate it on every token once.
 """
 import json
 from dataclasses import dataclass
@@ -176,6 +179,35 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator | None = None,
     order = rng.permutation(n) if shuffle else np.arange(n)
     end = n - n % batch_size if drop_last else n
     return (order[start:start + batch_size] for start in range(0, end, batch_size))
+
+
+def _check_stream(stream, length: int) -> np.ndarray:
+    stream = np.asarray(stream)
+    if stream.ndim != 1:
+        raise ValueError(f"a token stream must be 1-D, got shape {stream.shape}")
+    if not isinstance(length, (int, np.integer)) or not 1 <= length <= len(stream):
+        raise ValueError(f"window length must be an integer from 1 to {len(stream)} (the stream's length), "
+                         f"got {length!r}")
+    return stream
+
+
+def random_windows(stream, length: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """batch_size windows of `length` tokens from a 1-D stream, each starting at a random
+    place (uniform over 0 .. len(stream) - length - 1): a (batch_size, length) array."""
+    stream = _check_stream(stream, length)
+    if length == len(stream):
+        raise ValueError(f"window length {length} leaves no room to move in a stream of {len(stream)} tokens")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a np.random.Generator, got {rng!r}")
+    starts = rng.integers(0, len(stream) - length, batch_size)   # (B,)
+    return stream[starts[:, None] + np.arange(length)]           # (B, T)
+
+
+def consecutive_windows(stream, length: int) -> np.ndarray:
+    """The stream cut into back-to-back windows of `length` tokens, (N, length); a tail
+    shorter than `length` is dropped. Scoring every window scores each token once."""
+    stream = _check_stream(stream, length)
+    return stream[:len(stream) // length * length].reshape(-1, length)
 
 
 def balanced_subset(labels, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minifm.data as data
-from minifm.data import balanced_subset, minibatches, pad_batch
+from minifm.data import balanced_subset, consecutive_windows, minibatches, pad_batch, random_windows
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 FORMAT = re.compile(r"[a-z]+[.,?!]?( [a-z]+[.,?!]?)*")   # the text format every lesson relies on
@@ -350,3 +350,35 @@ def test_balanced_subset_gives_a_small_class_everything_it_has():
 def test_balanced_subset_rejects_bad_input(labels, n, rng, error):
     with pytest.raises(error):
         balanced_subset(labels, n, rng)
+
+
+# ---- windows of a token stream -----------------------------------------------------
+
+
+def test_random_windows_are_slices_of_the_stream_at_random_starts():
+    stream = np.arange(100, 150)                        # token = 100 + its position
+    windows = random_windows(stream, 8, 500, np.random.default_rng(0))
+    assert windows.shape == (500, 8)
+    starts = windows[:, 0] - 100
+    np.testing.assert_array_equal(windows, 100 + starts[:, None] + np.arange(8))  # contiguous
+    assert starts.min() == 0 and starts.max() == 50 - 8 - 1   # every start the window may take
+    again = random_windows(stream, 8, 500, np.random.default_rng(0))
+    np.testing.assert_array_equal(windows, again)
+
+
+def test_consecutive_windows_cover_each_token_once_and_drop_the_tail():
+    windows = consecutive_windows(np.arange(23), 5)
+    assert windows.shape == (4, 5)
+    np.testing.assert_array_equal(windows.ravel(), np.arange(20))   # tokens 20-22 are the short tail
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: consecutive_windows(np.zeros((2, 5)), 2), ValueError, "1-D"),
+    (lambda: consecutive_windows(np.arange(5), 0), ValueError, "from 1 to 5"),
+    (lambda: consecutive_windows(np.arange(5), 6), ValueError, "from 1 to 5"),
+    (lambda: random_windows(np.arange(5), 5, 2, np.random.default_rng(0)), ValueError, "no room"),
+    (lambda: random_windows(np.arange(9), 3, 2, 0), TypeError, "np.random.Generator"),
+])
+def test_windows_reject_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
