@@ -267,8 +267,9 @@ def train(config: Config, seed: int) -> dict:
     for step in bar:
         batch = rng.integers(0, len(ids), config.batch_size)
         loss = F.cross_entropy(model(ids[batch])[0], targets[batch])
-        history["loss"].append(optim.update(loss, opt, schedule, max_norm=1.0))
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)  # redrawn every 0.5 s
+        loss_value = optim.update(loss, opt, schedule, max_norm=1.0)
+        history["loss"].append(loss_value)
+        bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)  # redrawn every 0.5 s
     return history
 
 

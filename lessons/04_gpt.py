@@ -275,7 +275,8 @@ def finetune(ids, y, steps: int, weights: dict | None, lm_coef: float, seed: int
         loss = F.cross_entropy(class_logits, y[batch])
         if lm_coef:
             loss = loss + lm_coef * lm_loss(lm_logits, x, pad_id=tokenizer.pad_id)
-        bar.set_postfix(loss=f"{optim.update(loss, opt, schedule, max_norm=1.0):.3f}", refresh=False)
+        loss_value = optim.update(loss, opt, schedule, max_norm=1.0)
+        bar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
     return model
 
 
